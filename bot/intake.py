@@ -215,3 +215,42 @@ def handle_delete(ctx: BotContext, client, event: dict) -> Concern | None:
     update_reply(ctx, client, concern_id=concern.id)
     ctx.dispatch_pending()
     return concern
+
+
+def post_missing_replies(ctx: BotContext, client, *, min_age_seconds: float = 120,
+                         max_age_hours: float = 24) -> int:
+    """Post the triage reply for Slack concerns whose first attempt failed (Slack down, rate limited).
+
+    The concern itself was stored either way; without its reply the poster never sees the
+    reference or the *Correct tags* button. `min_age_seconds` leaves a post whose handler is
+    still running alone, so the sweep never doubles a reply.
+    """
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    now = clock.now()
+    with ctx.session() as s:
+        rows = s.exec(select(Concern).where(
+            Concern.source == "slack", Concern.slack_ts.is_not(None), Concern.slack_channel.is_not(None),
+            Concern.slack_reply_ts.is_(None), Concern.status.not_in(("withdrawn", "not_concern")),
+            Concern.created_at <= now - timedelta(seconds=min_age_seconds),
+            Concern.created_at >= now - timedelta(hours=max_age_hours))).all()
+        todo = []
+        for c in rows:
+            if c.parent_id is None:
+                todo.append((c, c.slack_ts))
+            elif (c.urgency or "none") != "none":  # a thread reply is answered only when it needs attention
+                parent = s.get(Concern, c.parent_id)
+                if parent is not None and parent.slack_ts:
+                    todo.append((c, parent.slack_ts))
+    posted = 0
+    for concern, thread_ts in todo:
+        with ctx.message_lock(concern.slack_channel, concern.slack_ts):
+            with ctx.session() as s:
+                if s.get(Concern, concern.id).slack_reply_ts:
+                    continue
+            if _post_reply(ctx, client, concern=concern, channel=concern.slack_channel, thread_ts=thread_ts):
+                posted += 1
+                log.info("late thread reply posted", extra={"ctx_concern": concern.reference})
+    return posted

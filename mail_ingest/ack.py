@@ -1,6 +1,7 @@
 """The optional acknowledgement: "we have it, the reference is CQT-000123".
 
-Only to senders in TRIAGE_ACK_ALLOWED_DOMAINS, never to an auto-reply, bounce or bulk mail,
+Only to senders in TRIAGE_ACK_ALLOWED_DOMAINS, never to an auto-reply, bounce or bulk mail
+nor to a message asking not to be answered (X-Auto-Response-Suppress),
 never to the product's own address; the reply carries Auto-Submitted: auto-generated and
 In-Reply-To so it threads and no auto-responder answers it.
 """
@@ -25,7 +26,7 @@ def ack_recipient(settings: Settings, parsed: ParsedEmail | None, outcome: str) 
     """The address to acknowledge, or None when no acknowledgement may be sent."""
     if not settings.ack_enabled or not settings.smtp_enabled or parsed is None:
         return None
-    if outcome not in ("stored", "duplicate") or parsed.auto_reply:
+    if outcome not in ("stored", "duplicate") or parsed.auto_reply or parsed.no_reply:
         return None
     addr = parsed.sender_address
     if not addr or "@" not in addr:

@@ -2,6 +2,12 @@
 
 Such messages are recorded but never become concerns and are never answered, so the
 product cannot enter a mail loop with an auto-responder.
+
+`X-Auto-Response-Suppress` is different: it asks *us* not to answer, and Exchange, ticketing
+and case-management systems put it on ordinary messages too (a safeguarding system's referral
+notification carries it). Alone it only stops the acknowledgement; dropping such a message
+would lose a concern. Exchange's own out-of-office replies also carry Auto-Submitted, and the
+classifier recognises out-of-office text in any case.
 """
 
 from __future__ import annotations
@@ -24,8 +30,6 @@ def auto_reply_reason(msg: Message, sender_address: str | None) -> str | None:
     auto = _h(msg, "Auto-Submitted")
     if auto and auto.split(";")[0].strip().lower() != "no":
         return f"Auto-Submitted: {auto.split(';')[0].strip().lower()}"
-    if _h(msg, "X-Auto-Response-Suppress"):
-        return "X-Auto-Response-Suppress"
     prec = (_h(msg, "Precedence") or "").lower()
     if prec in ("bulk", "list", "junk", "auto_reply"):
         return f"Precedence: {prec}"
@@ -39,4 +43,12 @@ def auto_reply_reason(msg: Message, sender_address: str | None) -> str | None:
     return_path = _h(msg, "Return-Path")
     if return_path is not None and return_path.replace(" ", "") == "<>":
         return "null return path (bounce)"
+    return None
+
+
+def no_reply_reason(msg: Message) -> str | None:
+    """Why this message, though a person's or a system's concern, must not be answered."""
+    suppress = _h(msg, "X-Auto-Response-Suppress")
+    if suppress and suppress.lower() != "none":
+        return f"X-Auto-Response-Suppress: {suppress}"
     return None

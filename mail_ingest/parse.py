@@ -17,7 +17,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
-from .autoreply import auto_reply_reason
+from .autoreply import auto_reply_reason, no_reply_reason
 from .extract import attachment_text, html_to_text, part_text
 
 MAX_KEY = 400
@@ -49,6 +49,7 @@ class ParsedEmail:
     forwarded: bool = False
     attachments: list[dict] = field(default_factory=list)
     auto_reply: str | None = None  # why it is an auto-reply / bounce / bulk, else None
+    no_reply: str | None = None  # why it must not be acknowledged although it is processed
     defects: list[str] = field(default_factory=list)
     quoted: str = ""
     signature: str = ""
@@ -203,7 +204,8 @@ def parse_message(raw: bytes) -> ParsedEmail:
 
     base = dict(key=message_id or f"sha256:{digest}", message_id=message_id, raw_sha256=digest, size=len(raw),
                 sender=sender, sender_address=sender_address, subject=subject, date=_header(msg, "Date"),
-                in_reply_to=normalise_message_id(_header(msg, "In-Reply-To")), auto_reply=auto, defects=defects)
+                in_reply_to=normalise_message_id(_header(msg, "In-Reply-To")), auto_reply=auto,
+                no_reply=no_reply_reason(msg), defects=defects)
     if auto:
         # Recorded, never classified: the body of a bounce or out-of-office is not intelligence.
         return ParsedEmail(text="", clean_text="", **base)

@@ -193,7 +193,6 @@ def test_damaged_pdf_is_listed_not_fatal():
 @pytest.mark.parametrize("headers,frm,reason", [
     ({"Auto_Submitted": "auto-replied"}, None, "Auto-Submitted: auto-replied"),
     ({"Auto_Submitted": "auto-generated; owner-email=x@y"}, None, "Auto-Submitted: auto-generated"),
-    ({"X_Auto_Response_Suppress": "OOF, DR"}, None, "X-Auto-Response-Suppress"),
     ({"Precedence": "bulk"}, None, "Precedence: bulk"),
     ({"Precedence": "junk"}, None, "Precedence: junk"),
     ({"Precedence": "list"}, None, "Precedence: list"),
@@ -208,6 +207,16 @@ def test_auto_replies_detected(headers, frm, reason):
         kw["frm"] = frm
     p = _parse(_msg("I am out of the office.", **kw))
     assert p.auto_reply and reason in p.auto_reply
+
+
+def test_auto_response_suppress_alone_is_processed_but_never_answered():
+    # Case-management systems mark their referral notifications so: dropping them loses concerns.
+    p = _parse(_msg("Safeguarding referral: bruising to a resident's arms at Larch House.",
+                    X_Auto_Response_Suppress="All"))
+    assert p.auto_reply is None
+    assert p.no_reply == "X-Auto-Response-Suppress: All"
+    assert "bruising" in p.clean_text
+    assert _parse(_msg("Concern.", X_Auto_Response_Suppress="None")).no_reply is None
 
 
 def test_auto_submitted_no_and_precedence_first_class_are_people():

@@ -118,6 +118,29 @@ def test_retried_event_creates_nothing_more(env_any_db):
     assert len(sources) == 1
 
 
+def test_a_reply_that_failed_is_posted_later_once(env, frozen_clock):
+    from datetime import timedelta
+
+    from bot.context import BotContext
+    from bot.intake import post_missing_replies
+
+    env.stub.fail_next("chat.postMessage", "ratelimited")
+    ev = post(env, BRUISE)
+    [c] = env.wait_until(lambda: concerns(env), what="concern stored")
+    env.server.shutdown()  # the handler has finished (its reply failed)
+    assert len(thread_replies(env, ev["ts"])) == 1 and concerns(env)[0].slack_reply_ts is None  # refused
+
+    ctx, client = BotContext(services=env.services), env.services.slack_client
+    assert post_missing_replies(ctx, client) == 0  # too recent: its handler might still be posting
+    frozen_clock.advance(timedelta(minutes=3))
+    assert post_missing_replies(ctx, client) == 1
+    assert post_missing_replies(ctx, client) == 0
+    _refused, reply = thread_replies(env, ev["ts"])
+    assert c.reference in reply.text_of_blocks()
+    reply_ts = concerns(env)[0].slack_reply_ts
+    assert reply_ts and env.stub.message(SHARED_CHANNEL, reply_ts)["thread_ts"] == ev["ts"]
+
+
 def test_bad_or_stale_signature_is_refused_with_401(env):
     ev = env.driver.message(SHARED_CHANNEL, PARTNER_USER, BRUISE)
     body = json.dumps({"type": "event_callback", "event_id": "Ev0BAD", "team_id": "T0STUB", "event": ev}).encode()

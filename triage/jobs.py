@@ -33,6 +33,11 @@ def register_jobs(scheduler: BaseScheduler, services: Services, stop_event: thre
                               id="mail", name="read the shared mailbox (polling)", replace_existing=True,
                               max_instances=1, coalesce=True, next_run_time=clock.now(), jobstore="memory")
         ids.append("mail")
+    if settings.effective_slack_mode != "off":
+        scheduler.add_job(slack_reply_job, "interval", seconds=60, args=[services], id="slack.replies",
+                          name="post thread replies that failed", replace_existing=True, max_instances=1,
+                          coalesce=True, jobstore="memory")
+        ids.append("slack.replies")
     if settings.retrain_cron:
         scheduler.add_job(retrain_job, CronTrigger.from_crontab(settings.retrain_cron, timezone=settings.timezone),
                           args=[services], id="retrain", name="retrain classifier", replace_existing=True,
@@ -56,6 +61,18 @@ def retrain_job(services: Services) -> None:
 
     # On failure _guarded logs it and the previous model stays in use.
     _guarded("job:retrain", services, work)
+
+
+def slack_reply_job(services: Services) -> None:
+    from bot.context import BotContext
+    from bot.intake import post_missing_replies
+
+    from .risk.jobs import _guarded
+
+    client = services.slack_client
+    if client is None:
+        return
+    _guarded("job:slack.replies", services, lambda: post_missing_replies(BotContext(services=services), client))
 
 
 def mail_job(services: Services, stop_event: threading.Event) -> None:
