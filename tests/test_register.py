@@ -188,3 +188,24 @@ def test_shipped_demo_register_imports(session, demo_register):
     report = _import_all(session, demo_register)
     assert report.added["locations"] == 30 and report.added["organisations"] == 20 and report.added["officers"] == 8
     assert not _import_all(session, demo_register).changed
+
+
+def test_cli_import_keeps_only_the_chosen_local_authorities(shared_register, tmp_path, monkeypatch):
+    """The national CQC download lists all of England: a council keeps its own area (and neighbours)."""
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path}/la.db")
+    from triage.cli import main
+    from triage.db import make_engine
+
+    runner = CliRunner()
+    base = ["register", "import", "--directory", str(shared_register / "cqc_directory.csv"),
+            "--ratings", str(shared_register / "ratings.csv"), "--officers", str(shared_register / "officers.csv"),
+            "--portfolio", str(shared_register / "portfolio.csv")]
+    typo = runner.invoke(main, base + ["--local-authority", "Wyvernshir"])
+    assert typo.exit_code != 0 and "'wyvernshir'" in typo.output and "Local Authority" in typo.output
+    out = runner.invoke(main, base + ["--local-authority", "wyvernshire", "--local-authority", "Shropshire"])
+    assert out.exit_code == 0, out.output
+    with Session(make_engine(f"sqlite:///{tmp_path}/la.db")) as s:
+        las = s.exec(select(Location.local_authority)).all()
+        assert sorted(set(las)) == ["Shropshire", "Wyvernshire"] and len(las) == 81
+        # Ratings of the homes left out were skipped, not rejected.
+        assert s.exec(select(func.count()).select_from(CqcRating)).one() > 0

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Sequence
 
 DIRECTORY_COLUMNS = [
     "Name", "Also known as", "Address", "Postcode", "Phone number", "Service's website (if available)",
@@ -286,12 +287,32 @@ def parse_portfolio(path: Path) -> list[PortfolioRow]:
 
 
 def parse_all(directory: Path, ratings: Path | None = None, officers: Path | None = None,
-              portfolio: Path | None = None) -> RegisterFiles:
-    """Parse and cross-check every file before anything touches the store."""
+              portfolio: Path | None = None, local_authorities: Sequence[str] | None = None) -> RegisterFiles:
+    """Parse and cross-check every file before anything touches the store.
+
+    `local_authorities`: keep only the directory's locations in these authorities (case-insensitive),
+    plus any location in the portfolio (a council also commissions homes across its border). The
+    national CQC download lists every location in England; a council wants its own area.
+    """
     files = RegisterFiles(directory=parse_directory(directory))
+    if local_authorities:
+        wanted = {la.strip().lower() for la in local_authorities if la.strip()}
+        known = {d.local_authority.strip().lower() for d in files.directory}
+        missing = sorted(wanted - known)
+        if missing:
+            raise RegisterFileError(directory, None, "Local Authority",
+                                    f"no location in local authority {', '.join(repr(m) for m in missing)}; "
+                                    f"check the spelling against the file's 'Local Authority' column")
+        keep = set()
+        if portfolio:
+            keep = {p.location_id for p in parse_portfolio(portfolio)}
+        files.directory = [d for d in files.directory
+                           if d.local_authority.strip().lower() in wanted or d.location_id in keep]
     locs = {d.location_id for d in files.directory}
     if ratings:
         files.ratings = parse_ratings(ratings)
+        if local_authorities:
+            files.ratings = [r for r in files.ratings if r.location_id in locs]
         for n, r in enumerate(files.ratings, start=2):
             if r.location_id not in locs:
                 raise RegisterFileError(ratings, n, "Location ID", f"location {r.location_id} is not in the directory file")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from sqlmodel import Session, select
 
@@ -61,13 +62,14 @@ def _upsert(session: Session, report: ImportReport, model, key, values: dict, ki
 
 
 def import_register(*, session: Session, directory: Path, ratings: Path | None = None, officers: Path | None = None,
-                    portfolio: Path | None = None, actor: str = "system:import") -> ImportReport:
+                    portfolio: Path | None = None, actor: str = "system:import",
+                    local_authorities: Sequence[str] | None = None) -> ImportReport:
     """Parse every file first (a malformed one raises RegisterFileError before any write), then apply.
 
     The caller's session is committed on success and rolled back on any error.
     """
     files = parse_all(Path(directory), ratings and Path(ratings), officers and Path(officers),
-                      portfolio and Path(portfolio))
+                      portfolio and Path(portfolio), local_authorities=local_authorities)
     try:
         report = _import(session=session, files=files)
         audit.record(session=session, actor=actor, action="register.imported", entity_type="register",

@@ -30,13 +30,17 @@ def register() -> None:
 @click.option("--ratings", type=_file, help="Latest CQC ratings per key question.")
 @click.option("--officers", type=_file, help="Officers: id, name, email, Slack ID, role, manager.")
 @click.option("--portfolio", type=_file, help="Which officer holds which location, with contract facts.")
+@click.option("--local-authority", "local_authorities", multiple=True, metavar="NAME",
+              help="Keep only locations in this local authority (repeat for neighbours); portfolio homes are "
+                   "always kept. For the national CQC directory download.")
 @with_store
-def import_cmd(directory, ratings, officers, portfolio, *, settings, engine) -> None:
+def import_cmd(directory, ratings, officers, portfolio, local_authorities, *, settings, engine) -> None:
     """Import or refresh the register. Safe to re-run: unchanged rows are left alone."""
     with Session(engine) as session:
         try:
             report = import_register(session=session, directory=directory, ratings=ratings, officers=officers,
-                                     portfolio=portfolio, actor=cli_actor())
+                                     portfolio=portfolio, actor=cli_actor(),
+                                     local_authorities=local_authorities or None)
         except RegisterFileError as err:
             raise click.ClickException(str(err)) from None
     table = Table("", "added", "updated", "unchanged", title="Register import")
