@@ -58,10 +58,7 @@ def main() -> None:
     config = _override(load_config(), args.sets)
     index = RegisterIndex.from_cqc_directory(args.register)
     files = sorted(args.data.glob("*.jsonl"))
-    by_file = {f.name: load_jsonl(f) for f in files}
-    for name, exs in by_file.items():
-        for e in exs:
-            e.origin = name
+    by_file = {f.name: load_jsonl(f) for f in files}  # each Example's origin is its file: one writer
     held = [n for n, exs in by_file.items() if len(exs) >= args.min_size]
     gold_all, pred_all, rows = [], [], []
     started = time.perf_counter()

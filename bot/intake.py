@@ -138,6 +138,11 @@ def _post_duplicate_note(client, *, channel: str, ts: str, reference: str) -> No
         log.warning("duplicate note failed", extra={"ctx_error": err.response.get("error")})
 
 
+def _answers_thread_reply(child: Concern) -> bool:
+    # "thanks, noted" in a thread gets no bot noise; a reply carrying news gets its tags.
+    return (child.urgency or "none") != "none"
+
+
 def handle_thread_reply(ctx: BotContext, client, message: dict, *, channel: str) -> Concern | None:
     thread_ts = message["thread_ts"]
     with ctx.session() as s:
@@ -160,7 +165,7 @@ def handle_thread_reply(ctx: BotContext, client, message: dict, *, channel: str)
                 audit.record(session=s, actor=concern_in.actor, action="concern.thread_reply", entity_type="concern",
                              entity_id=child.id, details={"parent": parent.id, "parent_reference": parent.reference})
                 s.commit()
-            needs_reply = result.outcome == "stored" and (child.urgency or "none") != "none" and not child.slack_reply_ts
+            needs_reply = result.outcome == "stored" and _answers_thread_reply(child) and not child.slack_reply_ts
         if needs_reply:
             _post_reply(ctx, client, concern=child, channel=channel, thread_ts=thread_ts)
     ctx.dispatch_pending()
@@ -240,7 +245,7 @@ def post_missing_replies(ctx: BotContext, client, *, min_age_seconds: float = 12
         for c in rows:
             if c.parent_id is None:
                 todo.append((c, c.slack_ts))
-            elif (c.urgency or "none") != "none":  # a thread reply is answered only when it needs attention
+            elif _answers_thread_reply(c):
                 parent = s.get(Concern, c.parent_id)
                 if parent is not None and parent.slack_ts:
                     todo.append((c, parent.slack_ts))

@@ -295,6 +295,8 @@ def parse_all(directory: Path, ratings: Path | None = None, officers: Path | Non
     national CQC download lists every location in England; a council wants its own area.
     """
     files = RegisterFiles(directory=parse_directory(directory))
+    if portfolio:
+        files.portfolio = parse_portfolio(portfolio)
     if local_authorities:
         wanted = {la.strip().lower() for la in local_authorities if la.strip()}
         known = {d.local_authority.strip().lower() for d in files.directory}
@@ -303,9 +305,7 @@ def parse_all(directory: Path, ratings: Path | None = None, officers: Path | Non
             raise RegisterFileError(directory, None, "Local Authority",
                                     f"no location in local authority {', '.join(repr(m) for m in missing)}; "
                                     f"check the spelling against the file's 'Local Authority' column")
-        keep = set()
-        if portfolio:
-            keep = {p.location_id for p in parse_portfolio(portfolio)}
+        keep = {p.location_id for p in files.portfolio or []}
         files.directory = [d for d in files.directory
                            if d.local_authority.strip().lower() in wanted or d.location_id in keep]
     locs = {d.location_id for d in files.directory}
@@ -318,8 +318,7 @@ def parse_all(directory: Path, ratings: Path | None = None, officers: Path | Non
                 raise RegisterFileError(ratings, n, "Location ID", f"location {r.location_id} is not in the directory file")
     if officers:
         files.officers = parse_officers(officers)
-    if portfolio:
-        files.portfolio = parse_portfolio(portfolio)
+    if files.portfolio is not None:
         officer_ids = {o.officer_id for o in files.officers} if files.officers is not None else None
         for n, p in enumerate(files.portfolio, start=2):
             if p.location_id not in locs:
