@@ -27,6 +27,7 @@ def rules():
     ("No heating in the building since yesterday and it is freezing.", "no_heating_or_water"),
     ("Norovirus outbreak: two residents admitted to hospital and one died overnight.", "outbreak_deaths_admissions"),
     ("A resident died unexpectedly and the coroner has been informed.", "death_unclear_circumstances"),
+    ("Workers live nine to a house and their passports are kept by the recruiter.", "passports_withheld"),
 ])
 def test_immediate_rules_fire_and_are_named(rules, text, rule):
     hits = rules(text)
@@ -53,6 +54,7 @@ def test_high_rules(rules, text, rule):
     "There was no unexplained bruising when I checked her today.",
     "Staff said nobody was hit; no one slapped her.",
     "No concerns: the resident is not missing, she was at the day centre.",
+    "Staff confirmed that no passports were taken or kept by the agency.",
 ])
 def test_negated_mentions_do_not_raise(rules, text):
     assert max_level(h.level for h in rules(text)) != "immediate"
@@ -62,6 +64,7 @@ def test_negated_mentions_do_not_raise(rules, text):
     "In 2024 a carer slapped a resident; the case was closed after the investigation.",
     "Historic concern: a resident went missing years ago. Nothing current.",
     "The outbreak has been declared over; earlier, two residents were admitted to hospital.",
+    "In 2023 a recruiter kept the workers' passports; the case was closed after the police investigation.",
 ])
 def test_historic_or_closed_incidents_do_not_raise(rules, text):
     assert max_level(h.level for h in rules(text)) != "immediate"

@@ -92,8 +92,12 @@ def check_item(obj: object, where: str, locations: set[str]) -> list[str]:
         for key in allowed:
             if gold.get(key):
                 errs.append(f"{where}: urgency none but gold.{key} is not empty")
-    elif not gold.get("domains"):
-        errs.append(f"{where}: urgency {urgency} needs at least one domain")
+    else:
+        # GUIDE: every concern has a domain; a concern is also always about something (a topic),
+        # an abuse allegation included: the care failing it describes.
+        for key in ("domains", "topics"):
+            if not gold.get(key):
+                errs.append(f"{where}: urgency {urgency} needs at least one {key[:-1]}")
     extra = set(gold) - set(allowed) - {"urgency"}
     if extra:
         errs.append(f"{where}: unknown gold keys {sorted(extra)}")
