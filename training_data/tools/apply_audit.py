@@ -54,14 +54,15 @@ def main() -> None:
             item = json.loads(line)
             gold, c = item["gold"], changes.pop(item["id"], None)
             if c and gold["urgency"] != "none":
+                applied += set(c["topics"]) != set(gold["topics"]) or set(c["domains"]) != set(gold["domains"])
                 for fld, order in (("topics", TOPIC_ORDER), ("domains", DOMAIN_ORDER)):
                     added.update(f"{fld}:{x}" for x in set(c[fld]) - set(gold[fld]))
                     removed.update(f"{fld}:{x}" for x in set(gold[fld]) - set(c[fld]))
                     gold[fld] = [x for x in order if x in c[fld]]
-                applied += 1
             out.append(json.dumps(item, ensure_ascii=False))
         path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    print(f"{applied} item(s) relabelled; {len(changes)} change(s) matched no item")
+    print(f"{applied} item(s) relabelled (the rest already carry their audited labels); "
+          f"{len(changes)} change(s) matched no item")
     print("added:  ", ", ".join(f"{k} {v}" for k, v in added.most_common()) or "nothing")
     print("removed:", ", ".join(f"{k} {v}" for k, v in removed.most_common()) or "nothing")
 
