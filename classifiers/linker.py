@@ -22,7 +22,7 @@ _ABBREV_BEFORE_DOT = {"st", "mr", "mrs", "dr", "ms"}
 
 # Cue words (normalised) just before a mention that make it a passing or contrasting one.
 _PASSING_BEFORE = re.compile(
-    r"(\b(moved|moving|transferred|came|come|discharged|relocated|admitted)\s+(here\s+|there\s+|to us\s+|over\s+|to [a-z]+\s+|in\s+)?"
+    r"(\b(moved|moving|transferred|came|come|discharged|relocated)\s+(here\s+|there\s+|to us\s+|over\s+|to [a-z]+\s+|in\s+)?"
     r"(from|out of)\s+(the\s+)?$"
     r"|\b(previously|formerly|originally)\s+(lived\s+|been\s+|resided\s+|stayed\s+|[a-z]+\s+)?(at|in|with)\s+(the\s+)?$"
     r"|\bbefore (that|this|then),?\s+(she|he|they|mum|dad|[a-z]+)\s+(was|were|lived|stayed)\s+(at|in)\s+(the\s+)?$"
@@ -34,7 +34,7 @@ _PASSING_BEFORE = re.compile(
     # the second home of a contrast list: "not Meadow View or Meadowview Lodge"
     r"|\bnot\s+(the\s+)?[A-Za-z'\- ]{2,40}\s+(or|nor)\s+(the\s+)?$"
     # a home someone moved from, later in the clause: "moved to Ashcroft in August from The Willows"
-    r"|\b(moved|transferred|came|went|discharged|relocated|admitted|placed)\b[^.;]{0,60}\bfrom\s+(the\s+)?$"
+    r"|\b(moved|transferred|came|went|discharged|relocated|placed)\b[^.;]{0,60}\bfrom\s+(the\s+)?$"
     # staff lent by another home: "they'll send the manager from Riverside House"
     r"|\b(send|sending|sent|borrow\w*|lend\w*|loan\w*|second\w*)\b[^.;]{0,40}\bfrom\s+(the\s+)?$"
     # a former employer: "the new deputy (ex-Foxglove)"

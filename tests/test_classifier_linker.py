@@ -109,6 +109,17 @@ def test_passing_mention_is_not_linked_but_reported(store_index):
     assert any(c["location_id"] == ID["elm_house"] and "passing" in c["reason"] for c in res.candidates)
 
 
+@pytest.mark.parametrize("text", [
+    "Mrs F, 87, was admitted to our ward yesterday from Mulberry Court with bruises nobody could explain.",
+    "We admitted a gentleman on 04/11 from Mulberry Court nursing home: no MAR chart came with him.",
+])
+def test_a_hospital_admission_from_a_home_is_about_that_home(store_index, text):
+    # A ward or paramedic reporting the state a resident arrived in is writing about the home,
+    # unlike a relative saying where someone used to live.
+    _, index = store_index
+    assert link(index, text).providers == [ID["mulberry"]]
+
+
 def test_group_wide_mention_expands_to_the_organisations_locations(store_index):
     _, index = store_index
     res = link(index, "Training compliance has fallen across all Brookvale Care Group homes.")
