@@ -21,6 +21,7 @@ _BREAK = re.compile(r"[.,;:!?()\[\]\n/|]")
 _ABBREV_BEFORE_DOT = {"st", "mr", "mrs", "dr", "ms"}
 
 # Cue words (normalised) just before a mention that make it a passing or contrasting one.
+# "admitted from X" is not one: a ward or crew reporting how a resident arrived writes about X.
 _PASSING_BEFORE = re.compile(
     r"(\b(moved|moving|transferred|came|come|discharged|relocated)\s+(here\s+|there\s+|to us\s+|over\s+|to [a-z]+\s+|in\s+)?"
     r"(from|out of)\s+(the\s+)?$"
