@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
-from check_batch import DOMAINS, TOPICS
-
 HERE = Path(__file__).resolve().parent
-# Written back in the GUIDE's order so the files diff cleanly after an audit.
-TOPIC_ORDER = ["medication", "falls", "pressure_care", "infection_control", "nutrition_hydration", "staffing",
-               "training_competence", "dignity_respect", "care_planning_records", "mca_dols", "premises_equipment",
-               "leadership_governance", "complaints_communication", "health_access", "end_of_life",
-               "financial_viability", "activities_wellbeing"]
-DOMAIN_ORDER = ["safe", "effective", "caring", "responsive", "well-led"]
+sys.path.insert(0, str(HERE.parents[1]))
+
+# The GUIDE's label lists, in its order: lists are written back in that order so the files diff cleanly.
+from classifiers.data import DOMAINS, TOPICS  # noqa: E402
 
 
 def load_changes(audit_dir: Path) -> dict[str, dict]:
@@ -32,7 +29,7 @@ def load_changes(audit_dir: Path) -> dict[str, dict]:
             if not line.strip():
                 continue
             c = json.loads(line)
-            bad = (set(c["topics"]) - TOPICS) | (set(c["domains"]) - DOMAINS)
+            bad = (set(c["topics"]) - set(TOPICS)) | (set(c["domains"]) - set(DOMAINS))
             if bad:
                 raise SystemExit(f"{path.name}:{n}: unknown labels {sorted(bad)}")
             if c["id"] in changes:
@@ -55,7 +52,7 @@ def main() -> None:
             gold, c = item["gold"], changes.pop(item["id"], None)
             if c and gold["urgency"] != "none":
                 applied += set(c["topics"]) != set(gold["topics"]) or set(c["domains"]) != set(gold["domains"])
-                for fld, order in (("topics", TOPIC_ORDER), ("domains", DOMAIN_ORDER)):
+                for fld, order in (("topics", TOPICS), ("domains", DOMAINS)):
                     added.update(f"{fld}:{x}" for x in set(c[fld]) - set(gold[fld]))
                     removed.update(f"{fld}:{x}" for x in set(gold[fld]) - set(c[fld]))
                     gold[fld] = [x for x in order if x in c[fld]]
