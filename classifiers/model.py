@@ -118,22 +118,49 @@ _NEGATOR = re.compile(r"^(no|not|never|without|nor|none|nothing|denies|denied|n'
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[.,;:!?\n]")
 
 
+def marked_tokens(text: str, scope: int, masks: list[tuple[int, int]] = (), mask_token: str = "homename"
+                  ) -> list[tuple[str, int, int]]:
+    """The words the word model sees, with their offsets in `text`: lower case, negation-marked,
+    each masked span (a linked home name) one `mask_token` word, as `masked_text` then
+    `negation_marked` would give them. Offsets let evidence point at the words that drove a label."""
+    low = text.lower()
+    if len(low) != len(text):  # a rare character whose lower case is longer: offsets would drift
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    pieces: list[tuple[int, int, bool]] = []
+    pos = 0
+    for s, e in sorted(masks):
+        if s < pos:
+            continue
+        pieces.append((pos, s, False))
+        pieces.append((s, e, True))
+        pos = e
+    pieces.append((pos, len(text), False))
+    out: list[tuple[str, int, int]] = []
+    left = 0
+    for a, b, is_mask in pieces:
+        toks = [(mask_token, a, b)] if is_mask else \
+            [(m.group(), m.start(), m.end()) for m in _WORD.finditer(low, a, b)]
+        for tok, s, e in toks:
+            if tok in ".,;:!?\n":
+                left = 0
+                continue
+            if left:
+                out.append(("neg_" + tok, s, e))
+                left -= 1
+            else:
+                out.append((tok, s, e))
+            if _NEGATOR.match(tok):
+                left = scope
+    return out
+
+
+def _readable(term: str) -> str:
+    return term.replace("neg_", "not ")
+
+
 def negation_marked(text: str, scope: int) -> str:
     """'no concerns about medication' -> 'no neg_concerns neg_about neg_medication'."""
-    out = []
-    left = 0
-    for tok in _WORD.findall(text.lower()):
-        if tok in ".,;:!?\n":
-            left = 0
-            continue
-        if left:
-            out.append("neg_" + tok)
-            left -= 1
-        else:
-            out.append(tok)
-        if _NEGATOR.match(tok):
-            left = scope
-    return " ".join(out)
+    return " ".join(t for t, _s, _e in marked_tokens(text, scope))
 
 
 def masked_text(text: str, spans: list[tuple[int, int]], token: str) -> str:
@@ -218,6 +245,8 @@ class Prepared:
     doc: Doc
     links: LinkResult
     model_text: str
+    tokens: list  # marked_tokens of text: the word model's input with offsets
+    words: list | None = None  # the words of tokens alone, made when evidence needs them
 
 
 # ---------------------------------------------------------------------- classifier
@@ -310,17 +339,22 @@ class Classifier:
             doc = proc(doc)
         links: LinkResult = doc._.links or LinkResult()
         model_text = masked_text(full, links.spans, self.mask_token)
-        return Prepared(full, subject_len, doc, links, model_text)
+        # The word model's input with offsets, kept so that evidence can point back into the text.
+        tokens = marked_tokens(full, self.scope, links.spans, self.mask_token)
+        return Prepared(full, subject_len, doc, links, model_text, tokens)
 
-    def _features(self, model_texts: list[str]):
+    def _features(self, model_texts: list[str], word_texts: list[str] | None = None):
+        """word_texts: the negation-marked word input when the caller already has it."""
         from scipy.sparse import csr_matrix, hstack
 
         a = self.artefact
+        if word_texts is None:
+            word_texts = [negation_marked(t, self.scope) for t in model_texts]
         if a.get("slim"):
-            words = a["word_tfidf"].transform([negation_marked(t, self.scope) for t in model_texts])
+            words = a["word_tfidf"].transform(word_texts)
             chars = a["char_tfidf"].transform(model_texts)
         else:
-            words = a["word_vec"].transform([negation_marked(t, self.scope) for t in model_texts])
+            words = a["word_vec"].transform(word_texts)
             chars = a["char_vec"].transform([t.lower() for t in model_texts])
         parts = [words, chars]
         if a.get("lexicon_scale") is not None:
@@ -341,7 +375,7 @@ class Classifier:
                                  cleaned=bool(it.get("cleaned")), index=index) for it in items]
         if not prepared:
             return []
-        X = self._features([p.model_text for p in prepared])
+        X = self._features([p.model_text for p in prepared], [" ".join(t for t, _s, _e in p.tokens) for p in prepared])
         a = self.artefact
         P = self._stacked_proba(X)
         classes = list(a["urgency_classes"]) if a.get("slim") else list(a["urgency_model"].classes_)
@@ -397,8 +431,10 @@ class Classifier:
                 [{"rule": "auto_reply", "level": "none", "text": auto.group(0), "field": "subject"}]
         raised = urgency != model_level
         urg_conf = 0.9 if raised else float(urg_p.get(urgency, 0.0))
-        urg_evidence = [{"model": "tfidf-logreg", "text": ", ".join(self._top_terms(x, "urgency", urgency)),
-                         "p": round(float(urg_p.get(urgency, 0.0)), 3)}] + rule_evidence
+        terms = self._top_terms(x, "urgency", urgency)
+        urg_evidence = [{"model": "tfidf-linear-svm", "text": ", ".join(_readable(t) for t, _w in terms),
+                         "p": round(float(urg_p.get(urgency, 0.0)), 3), "spans": self._term_spans(p, terms)}] \
+            + rule_evidence
 
         labels, conf, cue_spans = self._multilabel(p, fprob, urgency)
 
@@ -424,10 +460,11 @@ class Classifier:
             "urgency": urg_evidence,
         }
         for fld in FIELDS:
-            evidence[fld] = {lab: self._top_terms(x, fld, lab) for lab in labels[fld]}
+            evidence[fld] = {lab: self._term_spans(p, self._top_terms(x, fld, lab)) for lab in labels[fld]}
         for lab, span in cue_spans.items():
             if lab in labels["safeguarding"]:
-                evidence["safeguarding"][lab] = [f"cue: {span[2]}"] + evidence["safeguarding"][lab]
+                evidence["safeguarding"][lab] = [{"text": span[2], **self._span(p, span[0], span[1]), "cue": True}] \
+                    + evidence["safeguarding"][lab]
                 evidence.setdefault("safeguarding_cues", {})[lab] = {"text": span[2], **self._span(p, span[0], span[1])}
         confidence = {"providers": {loc: links.confidence.get(loc, 0.5) for loc in providers}, **conf,
                       "urgency": round(urg_conf, 3)}
@@ -525,12 +562,47 @@ class Classifier:
             self._coef_cache[key] = None if coef is None else np.asarray(coef)[: len(self._names())]
         return self._coef_cache[key]
 
-    def _top_terms(self, row, fld: str, label: str, k: int = 5) -> list[str]:
-        """The word n-grams in this text that pushed hardest towards this label."""
+    def _top_terms(self, row, fld: str, label: str, k: int = 5) -> list[tuple[str, float]]:
+        """The word n-grams in this text that pushed hardest towards this label, with their weight."""
         coef = self._coef(fld, label)
         if coef is None:
             return []
         idx = row.indices
         vals = row.data * coef[idx]
         order = np.argsort(-vals)[:k]
-        return [str(self._names()[idx[j]]).replace("neg_", "not ") for j in order if vals[j] > 0]
+        return [(str(self._names()[idx[j]]), float(vals[j])) for j in order if vals[j] > 0]
+
+    def _term_spans(self, p: Prepared, terms: list[tuple[str, float]], per_term: int = 2) -> list[dict]:
+        """Where the model's terms occur in the text: overlapping occurrences merged ("in wet" and
+        "wet" -> one span), strongest first. Offsets as `_span` gives them (text or subject)."""
+        if not terms:
+            return []
+        toks = p.tokens
+        if p.words is None:
+            p.words = [w for w, _s, _e in toks]
+        words = p.words
+        found: list[list] = []
+        for term, weight in terms:
+            parts = term.split()
+            n = len(parts)
+            hits, i = 0, -1
+            while hits < per_term:
+                try:
+                    i = words.index(parts[0], i + 1)
+                except ValueError:
+                    break
+                if n == 1 or words[i:i + n] == parts:
+                    start, end = toks[i][1], toks[i + n - 1][2]
+                    if p.subject_len and start < p.subject_len and end > p.subject_len - 2:
+                        continue  # an n-gram running from the subject line into the body
+                    found.append([start, end, weight])
+                    hits += 1
+        merged: list[list] = []
+        for s, e, w in sorted(found):
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+                merged[-1][2] = max(merged[-1][2], w)
+            else:
+                merged.append([s, e, w])
+        merged.sort(key=lambda m: -m[2])
+        return [{"text": p.text[s:e], **self._span(p, s, e), "weight": round(w, 3)} for s, e, w in merged]

@@ -59,6 +59,43 @@ def test_rule_span_offsets_point_into_the_cleaned_text(trained_classifier, index
     assert all(body[h["start"]:h["end"]] == h["text"] for h in hits)
 
 
+def test_label_evidence_is_spans_of_the_text_that_drove_each_label(trained_classifier, index):
+    from triage.text import clean_text
+
+    subject = "Concern - Larkfield"
+    text = ("Mum at Larkfield was left in wet pads all night and her MAR chart shows her warfarin was "
+            "missed twice. Staff said they were short again. No complaints about the food.")
+    d = trained_classifier.classify(text, subject=subject, register=index).to_dict()
+    body = clean_text(text)
+    assert d["topics"]
+    spans = [(fld, lab, sp) for fld in ("domains", "topics", "safeguarding")
+             for lab in d[fld] for sp in d["evidence"][fld][lab]]
+    assert all(d["evidence"]["topics"][t] for t in d["topics"]), "every topic shows what drove it"
+    for fld, lab, sp in spans:
+        where = body if sp["field"] == "text" else subject
+        assert where[sp["start"]:sp["end"]] == sp["text"], (fld, lab, sp)
+        assert sp["text"].strip()
+    medication = " ".join(sp["text"].lower() for sp in d["evidence"]["topics"].get("medication", []))
+    assert any(w in medication for w in ("mar", "warfarin", "missed")), d["evidence"]["topics"]
+    model_ev = d["evidence"]["urgency"][0]
+    assert model_ev["model"] and all(body[s["start"]:s["end"]] == s["text"] for s in model_ev["spans"]
+                                     if s["field"] == "text")
+
+
+def test_marked_tokens_are_the_words_the_model_reads_with_their_offsets():
+    from classifiers.model import marked_tokens, masked_text, negation_marked
+
+    text = "No concerns about Oak House, Redditch.\nBut the MAR wasn't signed; staff didn't call the GP!"
+    home = (text.index("Oak House"), text.index("Oak House") + len("Oak House"))
+    toks = marked_tokens(text, 3, [home], "homename")
+    assert " ".join(t for t, _s, _e in toks) == negation_marked(masked_text(text, [home], "homename"), 3)
+    assert ("neg_homename", *home) in toks  # a masked home is one word, negated like any other
+    for tok, s, e in toks:
+        if not tok.endswith("homename"):
+            assert text[s:e].lower() == tok.removeprefix("neg_")
+    assert [t for t, _s, _e in toks][:3] == ["no", "neg_concerns", "neg_about"]
+
+
 def test_out_of_office_is_none_with_every_list_empty(trained_classifier, index):
     d = trained_classifier.classify(
         "Thank you for your email. I am out of the office until Monday 9 November with limited access to email. "
