@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: demo test install install-test system-deps train lint bench clean migration
+.PHONY: demo test install install-test system-deps train bench clean migration
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)

@@ -6,7 +6,9 @@ which is what the hidden evaluation set is, without touching ../shared/eval/. Us
 hyperparameters: `--set multilabel.C=1.0` overrides classifiers/config.toml for one run.
 
 Usage: python bench/cross_writer.py [--data DIR] [--set SECTION.KEY=VALUE ...] [--register CSV]
-Prints micro-F1 per field and urgency figures per held-out writer and pooled; writes JSON to bench/results/.
+                                   [--test-writers i_,j_,...]
+With --test-writers the files whose names start so are held out together and the model is trained
+once on the rest (quicker: one training instead of one per writer). Prints micro-F1 per field and urgency figures per held-out writer and pooled; writes JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -53,29 +55,38 @@ def main() -> None:
     ap.add_argument("--register", type=Path, default=REPO.parent / "shared" / "register" / "cqc_directory.csv")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE")
     ap.add_argument("--min-size", type=int, default=100, help="files smaller than this are never held out")
+    ap.add_argument("--test-writers", default="", metavar="PREFIXES",
+                    help="comma-separated file-name prefixes held out together; train once on the other files")
     args = ap.parse_args()
 
     config = _override(load_config(), args.sets)
     index = RegisterIndex.from_cqc_directory(args.register)
     files = sorted(args.data.glob("*.jsonl"))
     by_file = {f.name: load_jsonl(f) for f in files}  # each Example's origin is its file: one writer
-    held = [n for n, exs in by_file.items() if len(exs) >= args.min_size]
+    prefixes = tuple(p.strip() for p in args.test_writers.split(",") if p.strip())
+    if prefixes:
+        held = [n for n in by_file if n.startswith(prefixes)]
+        if not held or len(held) == len(by_file):
+            sys.exit(f"--test-writers {args.test_writers!r} must hold out some files but not all of {sorted(by_file)}")
+        rounds = [held]
+    else:
+        rounds = [[n] for n, exs in by_file.items() if len(exs) >= args.min_size]
     gold_all, pred_all, rows = [], [], []
     started = time.perf_counter()
-    for name in track(held, description="training without each writer"):
-        train_ex = [e for n, exs in by_file.items() if n != name for e in exs]
-        test_ex = by_file[name]
+    for names in track(rounds, description="training without the held-out writers"):
+        train_ex = [e for n, exs in by_file.items() if n not in names for e in exs]
         with tempfile.TemporaryDirectory() as tmp:
             train(train_ex, model_dir=Path(tmp), index=index, config=config)
             clf = load_classifier(Path(tmp))
-            preds = clf.classify_batch([{"text": e.text, "subject": e.subject, "sender": e.sender} for e in test_ex],
-                                       register=index)
-        gold = [e.labels() for e in test_ex]
-        pred = [p.to_dict() for p in preds]
-        rep = evaluate(gold, pred)
-        rows.append((name, len(test_ex), rep))
-        gold_all += gold
-        pred_all += pred
+            for name in names:
+                test_ex = by_file[name]
+                preds = clf.classify_batch([{"text": e.text, "subject": e.subject, "sender": e.sender}
+                                            for e in test_ex], register=index)
+                gold = [e.labels() for e in test_ex]
+                pred = [p.to_dict() for p in preds]
+                rows.append((name, len(test_ex), evaluate(gold, pred)))
+                gold_all += gold
+                pred_all += pred
     pooled = evaluate(gold_all, pred_all)
 
     def figures(rep: dict) -> list[str]:
@@ -92,7 +103,7 @@ def main() -> None:
     Console().print(table)
     out = REPO / "bench" / "results" / f"cross-writer-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"sets": args.sets, "seconds": round(time.perf_counter() - started, 1),
+    out.write_text(json.dumps({"sets": args.sets, "test_writers": list(prefixes), "seconds": round(time.perf_counter() - started, 1),
                                "pooled": {k: pooled[k] for k in ("fields", "providers", "urgency")},
                                "per_writer": {n: {"n": k, "fields": {f: r["fields"][f]["micro"] for f in r["fields"]},
                                                   "urgency": {x: r["urgency"][x] for x in ("accuracy", "immediate_recall",
