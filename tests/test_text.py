@@ -88,3 +88,19 @@ def test_a_reply_history_is_still_quoted():
 
     text = ("Thanks, noted.\n\nOn 3 Nov 2026, A Person <a@example.org> wrote:\n> The lift at Oak House is broken.\n")
     assert "lift" not in clean_text(text)
+
+
+def test_a_text_message_passed_on_with_a_short_note_is_content():
+    text = ("SMS received on the OOH text line 22:14, forwarded to EDT and QA.\n\n"
+            "> this is a carer at the lodge. a resident has fell down the back stairs and is not waking up properly\n")
+    body = clean_text(text)
+    assert "fell down the back stairs" in body and ">" not in body
+    assert "not waking up" in clean_text("for the file, will raise at visit\n> SMS from Mr K: dad is not waking up\n")
+
+
+def test_an_acknowledgement_or_a_long_reply_keeps_the_quote_out():
+    assert "lift" not in clean_text("Thanks, received and logged.\n> The lift at Oak House is broken.\n")
+    assert "lift" not in clean_text("For info, still waiting.\n> On 9 Nov 2026, at 11:02, A Person wrote:\n"
+                                    "> The lift at Oak House is broken.\n")
+    long_reply = "See below for my answers. " + "We reviewed the care plans and the rota with the manager. " * 8
+    assert "lift" not in clean_text(long_reply + "\n> The lift at Oak House is broken.\n")

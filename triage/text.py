@@ -3,7 +3,9 @@
 The mailbox holds forwarded headers, quoted replies, signatures and confidentiality
 disclaimers; none of them may drive labels. For a forwarded email the forwarded original
 *is* the concern, so its body is kept and only the header lines go. The forwarder's own
-short note ("FYI see below") is kept too. Quoted replies ("> ...", "On ... wrote:") go.
+short note ("FYI see below") is kept too. Quoted replies ("> ...", "On ... wrote:") go, except a
+">" block its writer is passing on: introduced with a colon, or by a short note that says so
+("SMS received, forwarded to EDT", "for the file"). A forwarded text message is the concern.
 
 Pure functions: the mail ingester (mail_ingest/) and the classifier share them.
 """
@@ -43,6 +45,12 @@ _HEADER_LINE = re.compile(
 )
 _WROTE = re.compile(r"^\s*(On\s.{3,200}?wrote:|.{0,120}<[^>]+@[^>]+>\s*wrote:|Le\s.{3,120}a écrit\s*:)\s*$", re.I)
 _QUOTE = re.compile(r"^\s*>")
+# A short note saying the ">" block below is being passed on, not replied to.
+_PASS_ON = re.compile(
+    r"\b(fwd|fw|forward(?:ing|ed)?|pass(?:ing|ed)? (?:this |it |that )?on|see (?:the \w+ )?below|below from|"
+    r"pasting|pasted|for the file|for (?:your )?info(?:rmation)?|fyi|(?:sms|text|message|whatsapp) (?:received|from))\b",
+    re.I)
+_PASS_ON_MAX_WORDS = 60
 _SIG_DELIM = re.compile(r"^\s*(--|—|__)\s*$")
 _MOBILE = re.compile(r"^\s*(Sent from my \w+|Sent from Outlook for \w+|Get Outlook for \w+|Sent from Mail for Windows)",
                      re.I)
@@ -141,7 +149,10 @@ def _clean_segment(lines: list[str]) -> tuple[list[str], list[str], list[str], l
         if _QUOTE.match(line):
             if not in_quote and not pasted:
                 prev = next((b for b in reversed(body) if b.strip()), "")
-                pasted = prev.rstrip().endswith(":") and not quoted
+                intro = " ".join(body)
+                history = bool(_WROTE.match(_QUOTE.sub("", line, count=1)))  # "> On ... wrote:"
+                pasted = not quoted and not history and (prev.rstrip().endswith(":") or (
+                    bool(_PASS_ON.search(intro)) and len(intro.split()) <= _PASS_ON_MAX_WORDS))
             if pasted:
                 body.append(_QUOTE.sub("", line, count=1).lstrip())
                 continue
