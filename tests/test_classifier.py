@@ -63,8 +63,8 @@ def test_label_evidence_is_spans_of_the_text_that_drove_each_label(trained_class
     from triage.text import clean_text
 
     subject = "Concern - Larkfield"
-    text = ("Mum at Larkfield was left in wet pads all night and her MAR chart shows her warfarin was "
-            "missed twice. Staff said they were short again. No complaints about the food.")
+    text = ("At Larkfield the MAR chart shows her warfarin was missed twice this week and her insulin "
+            "was given late. Staff said they were short again. No complaints about the food.")
     d = trained_classifier.classify(text, subject=subject, register=index).to_dict()
     body = clean_text(text)
     assert d["topics"]
@@ -75,8 +75,9 @@ def test_label_evidence_is_spans_of_the_text_that_drove_each_label(trained_class
         where = body if sp["field"] == "text" else subject
         assert where[sp["start"]:sp["end"]] == sp["text"], (fld, lab, sp)
         assert sp["text"].strip()
-    medication = " ".join(sp["text"].lower() for sp in d["evidence"]["topics"].get("medication", []))
-    assert any(w in medication for w in ("mar", "warfarin", "missed")), d["evidence"]["topics"]
+    assert "medication" in d["topics"]
+    medication = " ".join(sp["text"].lower() for sp in d["evidence"]["topics"]["medication"])
+    assert any(w in medication for w in ("mar", "warfarin", "missed", "insulin")), d["evidence"]["topics"]
     model_ev = d["evidence"]["urgency"][0]
     assert model_ev["model"] and all(body[s["start"]:s["end"]] == s["text"] for s in model_ev["spans"]
                                      if s["field"] == "text")
@@ -217,7 +218,8 @@ def test_domains_follow_the_chosen_topics(trained_classifier, index):
         register=index).to_dict()
     assert "medication" in d["topics"]
     for topic in d["topics"]:
-        assert DOMAIN_OF_TOPIC[topic] in d["domains"]
+        if topic in DOMAIN_OF_TOPIC:  # care_planning_records implies no one domain (GUIDE section 2)
+            assert DOMAIN_OF_TOPIC[topic] in d["domains"]
 
 
 def test_safeguarding_label_carries_its_cue_as_evidence(trained_classifier, index):
