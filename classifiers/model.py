@@ -126,18 +126,9 @@ def marked_tokens(text: str, scope: int, masks: list[tuple[int, int]] = (), mask
     low = text.lower()
     if len(low) != len(text):  # a rare character whose lower case is longer: offsets would drift
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-    pieces: list[tuple[int, int, bool]] = []
-    pos = 0
-    for s, e in sorted(masks):
-        if s < pos:
-            continue
-        pieces.append((pos, s, False))
-        pieces.append((s, e, True))
-        pos = e
-    pieces.append((pos, len(text), False))
     out: list[tuple[str, int, int]] = []
     left = 0
-    for a, b, is_mask in pieces:
+    for a, b, is_mask in _mask_pieces(len(text), masks):
         toks = [(mask_token, a, b)] if is_mask else \
             [(m.group(), m.start(), m.end()) for m in _WORD.finditer(low, a, b)]
         for tok, s, e in toks:
@@ -163,19 +154,25 @@ def negation_marked(text: str, scope: int) -> str:
     return " ".join(t for t, _s, _e in marked_tokens(text, scope))
 
 
-def masked_text(text: str, spans: list[tuple[int, int]], token: str) -> str:
-    if not spans:
-        return text
-    out = []
+def _mask_pieces(length: int, spans) -> list[tuple[int, int, bool]]:
+    """The text cut at the masked spans, as (start, end, is_mask); a span overlapping an earlier one
+    is skipped. Shared by masked_text and marked_tokens so that the two always agree."""
+    pieces: list[tuple[int, int, bool]] = []
     pos = 0
     for s, e in sorted(spans):
         if s < pos:
             continue
-        out.append(text[pos:s])
-        out.append(f" {token} ")
+        pieces.append((pos, s, False))
+        pieces.append((s, e, True))
         pos = e
-    out.append(text[pos:])
-    return "".join(out)
+    pieces.append((pos, length, False))
+    return pieces
+
+
+def masked_text(text: str, spans: list[tuple[int, int]], token: str) -> str:
+    if not spans:
+        return text
+    return "".join(f" {token} " if is_mask else text[a:b] for a, b, is_mask in _mask_pieces(len(text), spans))
 
 
 class LabelModel:
@@ -343,13 +340,12 @@ class Classifier:
         tokens = marked_tokens(full, self.scope, links.spans, self.mask_token)
         return Prepared(full, subject_len, doc, links, model_text, tokens)
 
-    def _features(self, model_texts: list[str], word_texts: list[str] | None = None):
-        """word_texts: the negation-marked word input when the caller already has it."""
+    def _features(self, model_texts: list[str], word_texts: list[str]):
+        """model_texts: names masked (char n-grams, vocabulary); word_texts: the word model's
+        negation-marked input, joined from each concern's marked_tokens."""
         from scipy.sparse import csr_matrix, hstack
 
         a = self.artefact
-        if word_texts is None:
-            word_texts = [negation_marked(t, self.scope) for t in model_texts]
         if a.get("slim"):
             words = a["word_tfidf"].transform(word_texts)
             chars = a["char_tfidf"].transform(model_texts)
@@ -463,9 +459,9 @@ class Classifier:
             evidence[fld] = {lab: self._term_spans(p, self._top_terms(x, fld, lab)) for lab in labels[fld]}
         for lab, span in cue_spans.items():
             if lab in labels["safeguarding"]:
-                evidence["safeguarding"][lab] = [{"text": span[2], **self._span(p, span[0], span[1]), "cue": True}] \
-                    + evidence["safeguarding"][lab]
-                evidence.setdefault("safeguarding_cues", {})[lab] = {"text": span[2], **self._span(p, span[0], span[1])}
+                cue = {"text": span[2], **self._span(p, span[0], span[1])}
+                evidence["safeguarding"][lab] = [{**cue, "cue": True}] + evidence["safeguarding"][lab]
+                evidence.setdefault("safeguarding_cues", {})[lab] = cue
         confidence = {"providers": {loc: links.confidence.get(loc, 0.5) for loc in providers}, **conf,
                       "urgency": round(urg_conf, 3)}
         return Classification(providers=providers, domains=labels["domains"], topics=labels["topics"],
