@@ -16,7 +16,7 @@ def demo(no_wait: bool) -> None:
 
     settings = load_settings_or_exit()
     if current_version(settings.model_dir) is None:
-        console.print(f"No trained classifier under {settings.model_dir}: training one now (about five minutes on two cores).")
+        console.print(f"No trained classifier under {settings.model_dir}: training one now (about eight minutes on two cores).")
         from triage.cli.classify import train
 
         train.main(args=[], standalone_mode=False)
